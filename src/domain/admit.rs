@@ -49,16 +49,25 @@ pub enum Admission {
 }
 
 /// Is `now` inside the validity window, allowing `skew` of clock difference either way?
+/// Both ends are inclusive; a negative skew counts as its absolute value, and a skew so large
+/// that the sum overflows never rejects.
 pub fn check_window(
     valid_from: Timestamp,
     valid_until: Timestamp,
     now: Timestamp,
     skew: Duration,
 ) -> Result<(), Rejection> {
-    if now + skew < valid_from {
+    let skew = skew.abs();
+    if now
+        .checked_add_signed(skew)
+        .is_some_and(|late| late < valid_from)
+    {
         return Err(Rejection::NotYetValid { valid_from });
     }
-    if now - skew > valid_until {
+    if now
+        .checked_sub_signed(skew)
+        .is_some_and(|early| early > valid_until)
+    {
         return Err(Rejection::Expired { valid_until });
     }
     Ok(())

@@ -324,24 +324,7 @@ pub fn verify(
         return Err(Rejection::OtherSite);
     }
 
-    let skew = clock_skew.abs();
-    // An overflowing sum lies beyond any time a token can carry, so it never rejects.
-    if now
-        .checked_add_signed(skew)
-        .is_some_and(|late| late < claims.valid_from)
-    {
-        return Err(Rejection::NotYetValid {
-            valid_from: claims.valid_from,
-        });
-    }
-    if now
-        .checked_sub_signed(skew)
-        .is_some_and(|early| early > claims.valid_until)
-    {
-        return Err(Rejection::Expired {
-            valid_until: claims.valid_until,
-        });
-    }
+    super::admit::check_window(claims.valid_from, claims.valid_until, now, clock_skew)?;
     Ok(claims)
 }
 
