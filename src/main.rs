@@ -496,7 +496,11 @@ fn scan(config: Config, dir: &Path, code: &str, now: Timestamp) -> Result<(), Fa
             show(v.checked_in_at)
         ),
         ScanOutcome::Invite(CheckInOutcome::AlreadyClosed(v)) => {
-            println!("visit #{} is already {}", v.number, v.state.as_str())
+            return Err(Failure::Refused(format!(
+                "this invite was already used: visit #{} is {}",
+                v.number,
+                v.state.label()
+            )))
         }
         ScanOutcome::CheckedOut(v) => println!(
             "checked out: visit #{} at {}",
@@ -505,9 +509,9 @@ fn scan(config: Config, dir: &Path, code: &str, now: Timestamp) -> Result<(), Fa
         ),
         ScanOutcome::NotOnSite(v) => {
             return Err(Failure::Refused(format!(
-                "visit #{} is not on site ({})",
+                "visit #{} is not on site: it is {}",
                 v.number,
-                v.state.as_str()
+                v.state.label()
             )))
         }
         ScanOutcome::Rejected(r) | ScanOutcome::Invite(CheckInOutcome::Rejected(r)) => {

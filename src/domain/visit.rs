@@ -48,6 +48,17 @@ impl VisitState {
         VisitState::ALL.into_iter().find(|v| v.as_str() == s)
     }
 
+    /// The state in plain English, for messages to people.
+    pub fn label(self) -> &'static str {
+        match self {
+            VisitState::Invited => "invited",
+            VisitState::CheckedIn => "checked in",
+            VisitState::CheckedOut => "checked out",
+            VisitState::NoShow => "recorded as a no-show",
+            VisitState::Cancelled => "cancelled",
+        }
+    }
+
     /// A visitor in this state is physically on site (the evacuation roster).
     pub fn on_site(self) -> bool {
         self == VisitState::CheckedIn

@@ -28,11 +28,17 @@ pub use visits::{
 /// Errors from the local store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot open the database {path}: {source}")]
+    #[error("cannot open the database {path}")]
     Open {
         path: PathBuf,
         #[source]
         source: rusqlite::Error,
+    },
+    #[error("cannot create the data directory {path}")]
+    DataDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
     },
     #[error("the disk holding the database is full; nothing was written")]
     DiskFull,
@@ -110,13 +116,10 @@ impl Store {
 
     /// Opens the store in a data directory, creating the directory if needed.
     pub fn open_in(data_dir: &Path) -> Result<Store> {
-        if let Err(e) = std::fs::create_dir_all(data_dir) {
-            return Err(StoreError::Open {
+        if let Err(source) = std::fs::create_dir_all(data_dir) {
+            return Err(StoreError::DataDir {
                 path: data_dir.to_path_buf(),
-                source: rusqlite::Error::InvalidPath(PathBuf::from(format!(
-                    "{}: {e}",
-                    data_dir.display()
-                ))),
+                source,
             });
         }
         Store::open(&data_dir.join(DB_FILE))
