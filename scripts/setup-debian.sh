@@ -12,6 +12,8 @@ packages=(
   gcc            # links Rust programs and builds the bundled SQLite
   pkg-config     # finds system libraries for -sys crates
   ca-certificates
+  libclang-dev   # the camera library (nokhwa, video4linux) generates its bindings with clang
+  libudev-dev    # serial ports: finding USB serial scanners and printers
 )
 
 missing=()

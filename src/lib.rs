@@ -15,6 +15,8 @@ pub mod config;
 pub mod domain;
 pub mod keys;
 pub mod kiosk;
+pub mod print;
 pub mod qr;
+pub mod scan;
 pub mod store;
 pub mod text;

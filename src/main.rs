@@ -64,12 +64,40 @@ enum Command {
         /// The text of the code.
         code: String,
     },
+    /// Read QR codes from image files with the kiosk's decoder and show how long each took.
+    Decode {
+        /// Image files (png, jpg, webp, ...).
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+        /// Plain rqrr without the kiosk's image preparation, for comparison.
+        #[arg(long)]
+        plain: bool,
+        /// One JSON object per image: {"path", "texts", "ms", "pass"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the camera and scanners without the touchscreen: print every code read and what
+    /// the kiosk did with it. Stops with Ctrl-C, or when a replayed recording ends.
+    Watch {
+        /// Play a folder of images or an .mjpeg clip instead of the camera.
+        #[arg(long, value_name = "PATH")]
+        replay: Option<PathBuf>,
+        /// Only print the codes; check nobody in or out.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Who is on site now, from the local store (no network needed).
     Roster {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Also print it on the badge printer (the evacuation roster slip).
+        #[arg(long)]
+        print: bool,
     },
+    /// Print a sample badge on the configured printer (or, for the preview printer, write it
+    /// as a PNG in the data directory's preview folder) and report the printer's status.
+    PrintTest,
     /// Export visits that checked in within a date range.
     Export(ExportArgs),
     /// Erase visitor personal data older than the retention period.
@@ -239,17 +267,27 @@ fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::HashPin = &cli.command {
         return hash_pin();
     }
+    if let Command::Decode {
+        images,
+        plain,
+        json,
+    } = &cli.command
+    {
+        return decode(images, *plain, *json);
+    }
     let config = load_config(cli.config.as_deref())?;
     let dir = data_dir(&cli, &config);
     let now = Utc::now();
     match cli.command {
-        Command::CheckConfig { .. } | Command::HashPin => Ok(()),
+        Command::CheckConfig { .. } | Command::HashPin | Command::Decode { .. } => Ok(()),
+        Command::Watch { replay, dry_run } => watch(config, &dir, replay, dry_run),
         Command::Invite(InviteCommand::New(args)) => invite_new(config, &dir, args, now),
         Command::Invite(InviteCommand::Cancel { invite }) => {
             invite_cancel(config, &dir, &invite, now)
         }
         Command::Scan { code } => scan(config, &dir, &code, now),
-        Command::Roster { json } => roster(config, &dir, json, now),
+        Command::Roster { json, print } => roster(config, &dir, json, print, now),
+        Command::PrintTest => print_test(config, &dir, now),
         Command::Export(args) => export(config, &dir, args, now),
         Command::Purge { days } => purge(config, &dir, days, now),
     }
@@ -282,6 +320,251 @@ fn hash_pin() -> Result<(), Failure> {
     let hash = config::hash_pin(line.trim()).map_err(|e| Failure::Usage(e.to_string()))?;
     println!("{hash}");
     Ok(())
+}
+
+fn decode(images: &[PathBuf], plain: bool, json: bool) -> Result<(), Failure> {
+    use lobby_kiosk::domain::invite::{classify, Scanned};
+    use lobby_kiosk::scan::decode::Decoder;
+    let mut decoder = if plain {
+        Decoder::plain()
+    } else {
+        Decoder::new()
+    };
+    let mut unreadable = 0;
+    let mut out = std::io::stdout().lock();
+    for path in images {
+        let frame = match image::open(path) {
+            Ok(img) => img.to_luma8(),
+            Err(e) => {
+                eprintln!("{}: cannot read the image: {e}", path.display());
+                unreadable += 1;
+                continue;
+            }
+        };
+        let start = std::time::Instant::now();
+        let decoded = decoder.decode(&frame);
+        let ms = start.elapsed().as_secs_f64() * 1000.0;
+        let line = if json {
+            serde_json::json!({
+                "path": path.display().to_string(),
+                "texts": decoded.texts,
+                "ms": ms,
+                "pass": decoded.pass,
+            })
+            .to_string()
+        } else if decoded.texts.is_empty() {
+            format!("{}: no code found ({ms:.1} ms)", path.display())
+        } else {
+            let texts: Vec<String> = decoded
+                .texts
+                .iter()
+                .map(|t| {
+                    let kind = match classify(t) {
+                        Scanned::Invite(_) => "invite token",
+                        Scanned::ShortCode(_) => "short code",
+                        Scanned::Checkout(_) => "check-out code",
+                        Scanned::Foreign => "not an invitation",
+                    };
+                    format!("{t} [{kind}]")
+                })
+                .collect();
+            format!(
+                "{}: {} ({ms:.1} ms, {})",
+                path.display(),
+                texts.join(" | "),
+                decoded.pass.unwrap_or("-")
+            )
+        };
+        writeln!(out, "{line}").context("cannot write")?;
+    }
+    if unreadable > 0 {
+        return Err(Failure::Other(anyhow::anyhow!(
+            "{unreadable} of {} images could not be read",
+            images.len()
+        )));
+    }
+    Ok(())
+}
+
+fn watch(
+    config: Config,
+    dir: &Path,
+    replay: Option<PathBuf>,
+    dry_run: bool,
+) -> Result<(), Failure> {
+    use lobby_kiosk::scan::pipeline::{DeviceStatus, Pipeline, PipelineOptions, ScanEvent};
+    let camera = match replay {
+        Some(path) => Some(lobby_kiosk::scan::replay_opener(
+            path,
+            config.camera.fps,
+            false,
+        )),
+        None => lobby_kiosk::scan::camera_opener(&config.camera),
+    };
+    let scanners = lobby_kiosk::scan::scanner_openers(&config.scanner);
+    if camera.is_none() && scanners.is_empty() {
+        return Err(Failure::Usage(
+            "no camera (camera.device = \"none\") and no scanner configured: nothing to watch"
+                .into(),
+        ));
+    }
+    let inputs = usize::from(camera.is_some()) + scanners.len();
+    let tz = config.timezone();
+    let mut kiosk = open_kiosk(config, dir)?;
+    let (pipeline, events) = Pipeline::start(camera, scanners, PipelineOptions::default());
+    let mut ended = 0;
+    for event in events.iter() {
+        match event {
+            ScanEvent::Status { input, status } => {
+                eprintln!("{input}: {status}");
+                if status == DeviceStatus::Ended {
+                    ended += 1;
+                    if ended == inputs {
+                        break;
+                    }
+                }
+            }
+            ScanEvent::Code {
+                text,
+                input,
+                seen_at,
+            } => {
+                if dry_run {
+                    println!("{input}: {text}");
+                    continue;
+                }
+                let outcome = kiosk.scan(&text, Utc::now())?;
+                let ms = seen_at.elapsed().as_secs_f64() * 1000.0;
+                let what = match &outcome {
+                    ScanOutcome::Invite(CheckInOutcome::CheckedIn(v)) => format!(
+                        "checked in: visit #{} at {}",
+                        v.number,
+                        Utc::now().with_timezone(&tz).format("%H:%M:%S")
+                    ),
+                    ScanOutcome::Invite(CheckInOutcome::AlreadyCheckedIn(v)) => {
+                        format!("already checked in: visit #{}", v.number)
+                    }
+                    ScanOutcome::Invite(CheckInOutcome::AlreadyClosed(v)) => {
+                        format!("visit #{} is {}", v.number, v.state.label())
+                    }
+                    ScanOutcome::CheckedOut(v) => format!("checked out: visit #{}", v.number),
+                    ScanOutcome::NotOnSite(v) => {
+                        format!(
+                            "visit #{} is not on site: it is {}",
+                            v.number,
+                            v.state.label()
+                        )
+                    }
+                    ScanOutcome::Rejected(r) | ScanOutcome::Invite(CheckInOutcome::Rejected(r)) => {
+                        format!("refused: {r} [{}]", r.code())
+                    }
+                };
+                println!("{input}: {what} ({ms:.0} ms after the code was seen)");
+                if matches!(outcome, ScanOutcome::Invite(CheckInOutcome::CheckedIn(_))) {
+                    let outcomes = print_jobs(&kiosk.config, dir, None)?;
+                    report_printing(&outcomes, false)?;
+                }
+            }
+        }
+    }
+    pipeline.stop();
+    Ok(())
+}
+
+/// Prints queued jobs (or just `only`) on the configured printer; the preview printer writes
+/// PNGs into `<data dir>/preview`.
+fn print_jobs(
+    config: &Config,
+    dir: &Path,
+    only: Option<&[i64]>,
+) -> Result<Vec<lobby_kiosk::print::queue::PrintOutcome>, Failure> {
+    use lobby_kiosk::print::queue::{ConfiguredBadges, PrintQueue, PrintTarget};
+    let target = PrintTarget::from_config(config, &dir.join("preview"));
+    let badges = ConfiguredBadges::new(config, config.language.default);
+    let mut queue = PrintQueue::open(dir, target, badges)
+        .with_context(|| format!("cannot open the print queue in {}", dir.display()))?;
+    Ok(match only {
+        Some(ids) => queue.print_now(ids)?,
+        None => queue.print_queued()?,
+    })
+}
+
+/// Says what the printer did; a failed job stays queued. With `must_print`, a failure is
+/// the command's failure.
+fn report_printing(
+    outcomes: &[lobby_kiosk::print::queue::PrintOutcome],
+    must_print: bool,
+) -> Result<(), Failure> {
+    use lobby_kiosk::print::queue::{Delivery, PrintOutcome};
+    for o in outcomes {
+        match o {
+            PrintOutcome::Printed { delivery, .. } => match delivery {
+                Delivery::Preview { png } => println!("printed (preview): {}", png.display()),
+                Delivery::Printer { .. } => println!("printed"),
+            },
+            PrintOutcome::Failed { problem, .. } | PrintOutcome::Deferred { problem, .. } => {
+                let msg = format!(
+                    "not printed, kept in the print queue: {}",
+                    problem.staff_message()
+                );
+                if must_print {
+                    return Err(Failure::Other(anyhow::anyhow!(msg)));
+                }
+                eprintln!("{msg}");
+            }
+            PrintOutcome::BadgeFailed { reason, .. } => {
+                let msg = format!("not printed, kept in the print queue: {reason}");
+                if must_print {
+                    return Err(Failure::Other(anyhow::anyhow!(msg)));
+                }
+                eprintln!("{msg}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_test(config: Config, dir: &Path, now: Timestamp) -> Result<(), Failure> {
+    use lobby_kiosk::print::escpos::{encode, PrinterProfile};
+    use lobby_kiosk::print::layout::{badge, BadgeInput, BadgeTemplate};
+    use lobby_kiosk::print::queue::{Delivery, PrintTarget};
+    let input = BadgeInput {
+        visit_number: 0,
+        visitor_name: "王军 Wang Jun".into(),
+        company: Some("Printer Test 打印测试".into()),
+        host: Some("Reception 前台".into()),
+        checked_in_at: now,
+        tz: config.timezone(),
+        valid_until: now + Duration::hours(i64::from(config.badge.validity_hours)),
+        checkout_code: ShortCode::from_entropy([0, 0, 0, 0, 0]),
+        vip: false,
+        lang: config.language.default,
+    };
+    let slip = badge(&input, &BadgeTemplate::from_config(&config));
+    let bytes = encode(&slip, &PrinterProfile::from_config(&config.printer))
+        .context("cannot lay out the test badge")?;
+    let mut target = PrintTarget::from_config(&config, &dir.join("preview"));
+    match target.print_slip("print-test.png", &bytes) {
+        Ok(Delivery::Preview { png }) => {
+            println!(
+                "preview printer: {} bytes of ESC/POS drawn into {}",
+                bytes.len(),
+                png.display()
+            );
+            Ok(())
+        }
+        Ok(Delivery::Printer { status_after }) => {
+            println!("sent {} bytes to the printer", bytes.len());
+            match status_after {
+                Some(s) => println!("printer status after the job: {s:?}"),
+                None => println!("the printer does not report its status on this connection"),
+            }
+            Ok(())
+        }
+        Err(message) => Err(Failure::Other(anyhow::anyhow!(
+            "the test badge was not printed: {message}"
+        ))),
+    }
 }
 
 fn open_kiosk(config: Config, dir: &Path) -> Result<Kiosk, Failure> {
@@ -489,6 +772,8 @@ fn scan(config: Config, dir: &Path, code: &str, now: Timestamp) -> Result<(), Fa
                 show(v.checked_in_at)
             );
             println!("check-out code: {}", v.checkout_code.grouped());
+            let outcomes = print_jobs(&kiosk.config, dir, None)?;
+            report_printing(&outcomes, false)?;
         }
         ScanOutcome::Invite(CheckInOutcome::AlreadyCheckedIn(v)) => println!(
             "already checked in: visit #{} since {}",
@@ -521,13 +806,24 @@ fn scan(config: Config, dir: &Path, code: &str, now: Timestamp) -> Result<(), Fa
     Ok(())
 }
 
-fn roster(config: Config, dir: &Path, json: bool, now: Timestamp) -> Result<(), Failure> {
+fn roster(
+    config: Config,
+    dir: &Path,
+    json: bool,
+    print: bool,
+    now: Timestamp,
+) -> Result<(), Failure> {
     let tz = config.timezone();
     let site = config.site.name.clone();
-    let mut kiosk = open_kiosk(config, dir)?;
+    let mut kiosk = open_kiosk(config.clone(), dir)?;
     // Visitors whose automatic check-out time has passed are not on site.
     kiosk.housekeeping(now)?;
     let entries = kiosk.store.roster()?;
+    if print {
+        let job = kiosk.store.queue_roster_print("it", now)?;
+        let outcomes = print_jobs(&config, dir, Some(&[job]))?;
+        report_printing(&outcomes, true)?;
+    }
     let mut out = std::io::stdout().lock();
     if json {
         let doc = serde_json::json!({

@@ -822,3 +822,92 @@ fn an_unusable_data_directory_fails_with_its_path() {
         .expect_code(1, "scan with an unusable data directory");
     assert!(run.stderr.contains(data_str), "{}", run.stderr);
 }
+
+#[test]
+fn decode_reads_an_invite_image_and_says_what_it_is() {
+    let kiosk = Kiosk::new();
+    let invite = kiosk.invite("Dora Decoder", None);
+    let run = kiosk
+        .run(&["decode", path_str(&invite.qr), "--json"])
+        .ok("decode --json");
+    let line: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(line["texts"][0], invite.token.as_str());
+    assert!(line["ms"].as_f64().unwrap() > 0.0);
+    let run = kiosk.run(&["decode", path_str(&invite.qr)]).ok("decode");
+    assert!(run.stdout.contains("[invite token]"), "{}", run.stdout);
+    let missing = kiosk.path("missing.png");
+    kiosk
+        .run(&["decode", path_str(&missing)])
+        .expect_code(1, "decode of a missing image");
+}
+
+#[test]
+fn watch_checks_in_the_visitor_seen_in_a_replayed_recording() {
+    let kiosk = Kiosk::new();
+    let invite = kiosk.invite("Wendy Watcher", Some("Host Person"));
+    let frames = kiosk.path("frames");
+    std::fs::create_dir_all(&frames).unwrap();
+    std::fs::copy(&invite.qr, frames.join("002.png")).unwrap();
+    image::GrayImage::from_pixel(320, 240, image::Luma([128]))
+        .save(frames.join("001.png"))
+        .unwrap();
+    let run = kiosk
+        .run(&["watch", "--replay", path_str(&frames)])
+        .ok("watch --replay");
+    assert!(run.stdout.contains("checked in: visit #"), "{}", run.stdout);
+    assert!(run.stderr.contains("recording ended"), "{}", run.stderr);
+    assert_eq!(kiosk.roster_names(), ["Wendy Watcher"]);
+}
+
+#[test]
+fn a_check_in_prints_the_badge_and_the_roster_prints_on_request() {
+    let kiosk = Kiosk::new();
+    let invite = kiosk.invite("Petra Printer", Some("Host Person"));
+    let run = kiosk.run(&["scan", &invite.token]).ok("scan");
+    // The embedded default printer is the preview: the badge becomes a PNG.
+    let png_line = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("printed (preview): "))
+        .unwrap_or_else(|| panic!("no badge printed:\n{}", run.stdout));
+    let png = PathBuf::from(png_line.trim_start_matches("printed (preview): "));
+    let badge = image::open(&png).unwrap().to_luma8();
+    assert_eq!(badge.width(), 576, "80 mm paper");
+    assert!(badge.height() > 400);
+
+    let run = kiosk.run(&["roster", "--print"]).ok("roster --print");
+    assert!(run.stdout.contains("roster-"), "{}", run.stdout);
+    assert!(run.stdout.contains("Petra Printer"), "{}", run.stdout);
+
+    let run = kiosk.run(&["print-test"]).ok("print-test");
+    assert!(run.stdout.contains("print-test.png"), "{}", run.stdout);
+}
+
+#[test]
+fn an_unreachable_printer_keeps_the_visit_and_the_job() {
+    // A network printer on a port where nothing listens.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let kiosk = Kiosk::with_config(&format!(
+        "[site]\nname = \"Test Lobby\"\ntimezone = \"Asia/Shanghai\"\n[checkout]\nauto_at = \"\"\n\
+         [printer]\ntransport = \"tcp\"\ndevice = \"127.0.0.1:{port}\"\n"
+    ));
+    let invite = kiosk.invite("Una Reachable", None);
+    let run = kiosk
+        .run(&["scan", &invite.token])
+        .ok("scan with a dead printer");
+    assert!(run.stdout.contains("checked in"), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("kept in the print queue"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(kiosk.roster_names(), ["Una Reachable"]);
+    let run = kiosk
+        .run(&["print-test"])
+        .expect_code(1, "print-test on a dead printer");
+    assert!(run.stderr.contains("not printed"), "{}", run.stderr);
+}

@@ -912,6 +912,20 @@ impl Store {
         Ok(job)
     }
 
+    /// Queues a printout of the evacuation roster, on behalf of a member of staff or IT.
+    pub fn queue_roster_print(&mut self, actor: &str, now: Timestamp) -> Result<i64> {
+        let tx = self.write()?;
+        tx.execute(
+            "INSERT INTO print_jobs (visit_id, kind, status, created_at, updated_at)
+             VALUES (NULL, 'roster', 'queued', ?1, ?1)",
+            [ts(now)],
+        )?;
+        let job = tx.last_insert_rowid();
+        audit_in(&tx, actor, "print_roster", "", now)?;
+        tx.commit()?;
+        Ok(job)
+    }
+
     /// Print jobs that have not printed yet (queued or failed), oldest first.
     pub fn unprinted_jobs(&self) -> Result<Vec<PrintJob>> {
         let mut stmt = self.conn.prepare(
