@@ -84,6 +84,12 @@ fn synthetic_invite_frames_decode_to_the_token() {
 }
 
 #[test]
+fn the_decoder_can_move_to_a_worker_thread() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Decoder>();
+}
+
+#[test]
 fn synthetic_frames_are_deterministic() {
     let token = token();
     let again = invite_frames(&token, 0);

@@ -8,9 +8,10 @@
 //!
 //! 1. **Locate.** The frame is box-downscaled to about 640 pixels on the long side and
 //!    thresholded locally (block black points as in zxing's hybrid binariser). A row scan
-//!    for the 1:1:3:1:1 run pattern of finder patterns, cross-checked vertically, finds
-//!    finder candidates in both polarities (dark codes and light dark-mode codes), and
-//!    candidates of similar size are grouped in threes that could be one code.
+//!    for the 1:1:3:1:1 run pattern of finder patterns, cross-checked vertically,
+//!    horizontally and diagonally, finds finder candidates in both polarities (dark codes
+//!    and light dark-mode codes); candidates of similar size are grouped in threes that
+//!    could be one code (or in pairs when no three fit).
 //! 2. **Read the region.** For each group, the region of the *full-resolution* frame around
 //!    it is cut out and resampled to 5 to 10 pixels per module (small codes are enlarged,
 //!    large ones reduced), thresholded in a few ways and handed to rqrr. Regions are small,
@@ -18,9 +19,13 @@
 //!    (the third lost to glare or blur) get the region the code must lie in.
 //! 3. **Look closer.** If the downscaled frame showed no usable group, the same is done on
 //!    the full-resolution frame (small codes).
-//! 4. **Whole-frame passes.** If anything finder-like was seen but nothing was read, a few
-//!    whole-frame passes follow (other thresholds, smoothing, enlargement). A frame with no
-//!    finder-like structure at all stops after step 3, so empty frames stay cheap.
+//! 4. **Whole-frame passes.** If a strong finder candidate was seen but nothing was read
+//!    (or the frame is small), whole-frame passes follow (smoothing, other thresholds,
+//!    inversion, enlargement) within a per-frame pixel budget; passes that do not fit run
+//!    on the following frames. A camera frame with no finder-like structure stops after
+//!    step 3, so empty frames stay cheap (about 3 ms at 1280x720), and scenes full of
+//!    finder-like texture are not handed to rqrr at all (its pairing of finders explodes
+//!    on them, rqrr issue #50).
 //!
 //! rqrr can panic on degenerate geometry (rqrr issue #54): every call into it is contained
 //! with `catch_unwind`, and a frame that trips it yields nothing. The panic message still
@@ -114,7 +119,7 @@ const HYBRID: Threshold = Threshold::Hybrid { block: 8 };
 /// [`Decoder::plain`]: rqrr alone.
 const PLAIN: Pass = Pass::new("plain", Scale::Full, Filter::None, Threshold::Native, false);
 
-/// Whole-frame passes run when finder-like structure was seen but no region read.
+/// Whole-frame passes, in the order tried when no region was read (see the budget above).
 const WHOLE_FRAME: &[Pass] = &[
     Pass::new(
         "frame-smooth",
