@@ -393,6 +393,14 @@ fn watch(
     dry_run: bool,
 ) -> Result<(), Failure> {
     use lobby_kiosk::scan::pipeline::{DeviceStatus, Pipeline, PipelineOptions, ScanEvent};
+    if let Some(path) = &replay {
+        if !path.exists() {
+            return Err(Failure::Usage(format!(
+                "--replay {}: no such folder, image or clip",
+                path.display()
+            )));
+        }
+    }
     let camera = match replay {
         Some(path) => Some(lobby_kiosk::scan::replay_opener(
             path,
@@ -433,7 +441,15 @@ fn watch(
                     println!("{input}: {text}");
                     continue;
                 }
-                let outcome = kiosk.scan(&text, Utc::now())?;
+                // One failed scan (the store busy, the disk full) is reported and the kiosk
+                // goes on reading codes.
+                let outcome = match kiosk.scan(&text, Utc::now()) {
+                    Ok(o) => o,
+                    Err(e) => {
+                        eprintln!("{input}: the code could not be handled: {e}");
+                        continue;
+                    }
+                };
                 let ms = seen_at.elapsed().as_secs_f64() * 1000.0;
                 let what = match &outcome {
                     ScanOutcome::Invite(CheckInOutcome::CheckedIn(v)) => format!(
@@ -461,8 +477,13 @@ fn watch(
                 };
                 println!("{input}: {what} ({ms:.0} ms after the code was seen)");
                 if matches!(outcome, ScanOutcome::Invite(CheckInOutcome::CheckedIn(_))) {
-                    let outcomes = print_jobs(&kiosk.config, dir, None)?;
-                    report_printing(&outcomes, false)?;
+                    match print_jobs(&kiosk.config, dir, None) {
+                        Ok(outcomes) => report_printing(&outcomes, false)?,
+                        Err(Failure::Other(e)) => {
+                            eprintln!("the badge stays in the print queue: {e:#}")
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
             }
         }
@@ -819,11 +840,27 @@ fn roster(
     // Visitors whose automatic check-out time has passed are not on site.
     kiosk.housekeeping(now)?;
     let entries = kiosk.store.roster()?;
+    // The list comes first: during an evacuation it must appear whatever the printer does.
+    write_roster(&site, &entries, json, now, tz)?;
     if print {
         let job = kiosk.store.queue_roster_print("it", now)?;
         let outcomes = print_jobs(&config, dir, Some(&[job]))?;
+        if !outcomes.iter().all(|o| o.is_printed()) {
+            // A roster is for this moment; a stale one must not print later.
+            kiosk.store.discard_print_job(job, now)?;
+        }
         report_printing(&outcomes, true)?;
     }
+    Ok(())
+}
+
+fn write_roster(
+    site: &str,
+    entries: &[lobby_kiosk::store::RosterEntry],
+    json: bool,
+    now: Timestamp,
+    tz: chrono_tz::Tz,
+) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     if json {
         let doc = serde_json::json!({

@@ -906,6 +906,12 @@ fn an_unreachable_printer_keeps_the_visit_and_the_job() {
         run.stderr
     );
     assert_eq!(kiosk.roster_names(), ["Una Reachable"]);
+    // The evacuation roster still shows, even though it cannot print.
+    let run = kiosk
+        .run(&["roster", "--print"])
+        .expect_code(1, "roster --print on a dead printer");
+    assert!(run.stdout.contains("Una Reachable"), "{}", run.stdout);
+    assert!(run.stderr.contains("not printed"), "{}", run.stderr);
     let run = kiosk
         .run(&["print-test"])
         .expect_code(1, "print-test on a dead printer");

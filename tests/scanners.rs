@@ -394,3 +394,16 @@ fn hid_missing_device_is_unavailable() {
         Err(SourceError::Unavailable(_))
     ));
 }
+
+#[test]
+fn a_character_device_that_is_not_an_input_device_is_refused() {
+    // /dev/null is a character device that knows nothing of input events: reading it as a
+    // keyboard would produce nonsense, so it is refused with a hint.
+    match lobby_kiosk::scan::hid::HidScanner::open(std::path::Path::new("/dev/null")) {
+        Err(lobby_kiosk::scan::SourceError::Unavailable(m)) => {
+            assert!(m.contains("not an input event device"), "{m}")
+        }
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("/dev/null was accepted as a scanner"),
+    }
+}

@@ -350,6 +350,10 @@ impl CodeSource for HidScanner {
         format!("keyboard-wedge scanner {}", self.path.display())
     }
 
+    fn stop_flag(&self) -> Option<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+        Some(self.stop_handle().into())
+    }
+
     fn next_code(&mut self) -> Result<String, SourceError> {
         Err(SourceError::Unavailable(
             "keyboard-wedge scanners are only supported on Linux".to_owned(),
@@ -433,6 +437,17 @@ impl HidScanner {
             tracing::info!(path = %path.display(), "keyboard-wedge scanner opened and grabbed");
         } else {
             let error = std::io::Error::last_os_error();
+            if is_device
+                && matches!(
+                    error.raw_os_error(),
+                    Some(libc::ENOTTY) | Some(libc::EINVAL)
+                )
+            {
+                return Err(SourceError::Unavailable(format!(
+                    "{} is not an input event device (use /dev/input/by-id/...-event-kbd)",
+                    path.display()
+                )));
+            }
             tracing::warn!(
                 path = %path.display(),
                 %error,

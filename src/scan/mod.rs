@@ -31,6 +31,9 @@ pub enum SourceError {
     /// The device was working and stopped (unplugged mid-stream, I/O error).
     #[error("{0}")]
     Disconnected(String),
+    /// One frame could not be read (a damaged file in a recording); the source goes on.
+    #[error("{0}")]
+    BadFrame(String),
     /// A finite source (a replayed folder or clip) has no more frames.
     #[error("end of the recording")]
     Ended,
@@ -51,4 +54,9 @@ pub trait CodeSource {
     fn name(&self) -> String;
     /// Blocks until the next complete code (terminator stripped).
     fn next_code(&mut self) -> Result<String, SourceError>;
+    /// A flag that, once set, makes a blocked `next_code` return `Ended` within its read
+    /// timeout, so the pipeline can stop a scanner that is waiting for input.
+    fn stop_flag(&self) -> Option<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+        None
+    }
 }

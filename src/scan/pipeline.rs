@@ -223,6 +223,8 @@ pub type CodeOpener = Box<dyn FnMut() -> Result<Box<dyn CodeSource>, SourceError
 /// The running pipeline. Dropping it stops every thread.
 pub struct Pipeline {
     stop: Arc<AtomicBool>,
+    /// Stop flags of the open scanners, set on shutdown to end their blocked reads.
+    scanner_stops: Arc<Mutex<Vec<Arc<AtomicBool>>>>,
     slot: Arc<Slot>,
     preview: Arc<Mutex<Option<Preview>>>,
     threads: Vec<JoinHandle<()>>,
@@ -239,6 +241,7 @@ impl Pipeline {
         let (tx, rx) = std::sync::mpsc::channel();
         let mut p = Pipeline {
             stop: Arc::new(AtomicBool::new(false)),
+            scanner_stops: Arc::new(Mutex::new(Vec::new())),
             slot: Arc::new(Slot::default()),
             preview: Arc::new(Mutex::new(None)),
             threads: Vec::new(),
@@ -262,8 +265,13 @@ impl Pipeline {
         }
         for (input, opener) in scanners {
             p.spawn("scan-scanner", {
-                let (stop, tx, opts) = (p.stop.clone(), tx.clone(), options.clone());
-                move || code_loop(input, opener, &stop, &tx, &opts)
+                let (stop, stops, tx, opts) = (
+                    p.stop.clone(),
+                    p.scanner_stops.clone(),
+                    tx.clone(),
+                    options.clone(),
+                );
+                move || code_loop(input, opener, &stop, &stops, &tx, &opts)
             });
         }
         (p, rx)
@@ -289,6 +297,11 @@ impl Pipeline {
 
     fn shutdown(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        if let Ok(stops) = self.scanner_stops.lock() {
+            for s in stops.iter() {
+                s.store(true, Ordering::SeqCst);
+            }
+        }
         self.slot.ready.notify_all();
         for h in self.threads.drain(..) {
             if h.join().is_err() {
@@ -387,6 +400,9 @@ fn capture_loop(
                     slot.end();
                     return;
                 }
+                Err(SourceError::BadFrame(why)) => {
+                    tracing::warn!(reason = %why, "a recorded frame could not be read; skipped");
+                }
                 Err(e) => {
                     bad += 1;
                     tracing::debug!(error = %e, bad, "camera frame lost");
@@ -446,6 +462,8 @@ fn decode_loop(slot: &Slot, stop: &AtomicBool, tx: &Sender<ScanEvent>, opts: &Pi
         }
         last_empty = None;
         for text in decoded.texts {
+            // Codes are shown on screens and terminals: no control characters.
+            let text: String = text.chars().filter(|c| !c.is_control()).collect();
             if debouncer.accept(&text, Instant::now()) {
                 tracing::debug!(pass = decoded.pass, "code read from the camera");
                 let _ = tx.send(ScanEvent::Code {
@@ -462,6 +480,7 @@ fn code_loop(
     input: Input,
     mut opener: CodeOpener,
     stop: &AtomicBool,
+    stops: &Mutex<Vec<Arc<AtomicBool>>>,
     tx: &Sender<ScanEvent>,
     opts: &PipelineOptions,
 ) {
@@ -485,16 +504,26 @@ fn code_loop(
                 continue;
             }
         };
+        if let Some(flag) = source.stop_flag() {
+            if stop.load(Ordering::SeqCst) {
+                flag.store(true, Ordering::SeqCst);
+            }
+            if let Ok(mut v) = stops.lock() {
+                v.retain(|f| Arc::strong_count(f) > 1);
+                v.push(flag);
+            }
+        }
         status(DeviceStatus::Running {
             name: source.name(),
         });
-        backoff = opts.min_backoff;
         let reason = loop {
             if stop.load(Ordering::SeqCst) {
                 return;
             }
             match source.next_code() {
                 Ok(text) => {
+                    // A scanner that delivers is healthy: later failures start the backoff anew.
+                    backoff = opts.min_backoff;
                     let now = Instant::now();
                     if debouncer.accept(&text, now) {
                         let _ = tx.send(ScanEvent::Code {
@@ -574,6 +603,58 @@ mod tests {
         });
         assert!(same_scene(&fingerprint(&a), &fingerprint(&noisy)));
         assert!(!same_scene(&fingerprint(&a), &fingerprint(&b)));
+    }
+
+    /// A scanner that waits for input until its stop flag is set, like a real one.
+    struct IdleScanner(Arc<AtomicBool>);
+
+    impl CodeSource for IdleScanner {
+        fn name(&self) -> String {
+            "idle scanner".into()
+        }
+
+        fn next_code(&mut self) -> Result<String, SourceError> {
+            while !self.0.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(SourceError::Ended)
+        }
+
+        fn stop_flag(&self) -> Option<Arc<AtomicBool>> {
+            Some(self.0.clone())
+        }
+    }
+
+    #[test]
+    fn stopping_ends_a_scanner_that_waits_for_input() {
+        let opener: CodeOpener = Box::new(|| {
+            Ok(Box::new(IdleScanner(Arc::new(AtomicBool::new(false)))) as Box<dyn CodeSource>)
+        });
+        let (pipeline, events) = Pipeline::start(
+            None,
+            vec![(Input::SerialScanner, opener)],
+            PipelineOptions::default(),
+        );
+        // Wait until the scanner is open and blocked in its read.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(ScanEvent::Status {
+                status: DeviceStatus::Running { .. },
+                ..
+            }) = events.recv_timeout(Duration::from_millis(100))
+            {
+                break;
+            }
+        }
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            pipeline.stop();
+            let _ = done_tx.send(());
+        });
+        assert!(
+            done_rx.recv_timeout(Duration::from_secs(5)).is_ok(),
+            "the pipeline did not stop"
+        );
     }
 
     #[test]

@@ -124,7 +124,7 @@ impl FrameSource for Replay {
         match decoded {
             Ok(img) => Ok(img.to_luma8()),
             // One unreadable frame is a lost frame, as on a real camera: report it, go on.
-            Err((what, e)) => Err(SourceError::Disconnected(format!("{what}: {e}"))),
+            Err((what, e)) => Err(SourceError::BadFrame(format!("{what}: {e}"))),
         }
     }
 }
@@ -190,7 +190,7 @@ mod tests {
         assert_eq!(r.len(), 3);
         assert_eq!(r.next_frame().unwrap().get_pixel(0, 0).0[0], 20);
         assert_eq!(r.next_frame().unwrap().get_pixel(0, 0).0[0], 200);
-        assert!(matches!(r.next_frame(), Err(SourceError::Disconnected(_))));
+        assert!(matches!(r.next_frame(), Err(SourceError::BadFrame(_))));
         assert_eq!(r.next_frame().unwrap().get_pixel(0, 0).0[0], 20, "looped");
     }
 

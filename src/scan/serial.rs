@@ -241,6 +241,10 @@ impl CodeSource for SerialScanner {
         format!("serial scanner {}", self.port_name)
     }
 
+    fn stop_flag(&self) -> Option<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+        Some(self.stop_handle().into())
+    }
+
     fn next_code(&mut self) -> Result<String, SourceError> {
         let mut buf = [0u8; 1024];
         loop {

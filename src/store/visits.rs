@@ -926,6 +926,27 @@ impl Store {
         Ok(job)
     }
 
+    /// Removes an unprinted job that no longer makes sense (a roster that could not print is
+    /// out of date by the time the printer works again).
+    pub fn discard_print_job(&mut self, job_id: i64, now: Timestamp) -> Result<()> {
+        let tx = self.write()?;
+        let n = tx.execute(
+            "DELETE FROM print_jobs WHERE id = ?1 AND status != 'printed' AND visit_id IS NULL",
+            [job_id],
+        )?;
+        if n > 0 {
+            audit_in(
+                &tx,
+                "system",
+                "discard_print_job",
+                &format!("job {job_id}"),
+                now,
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Print jobs that have not printed yet (queued or failed), oldest first.
     pub fn unprinted_jobs(&self) -> Result<Vec<PrintJob>> {
         let mut stmt = self.conn.prepare(
