@@ -884,6 +884,10 @@ fn check_pin(pin: &str) -> Result<(), PinError> {
 }
 
 /// Parses a PHC string and checks that it is a complete Argon2 hash with sane parameters.
+/// Iteration and lane limits, so checking a PIN never takes more than a moment.
+const MAX_PIN_HASH_ITERATIONS: u32 = 10;
+const MAX_PIN_HASH_LANES: u32 = 8;
+
 fn checked_pin_hash(text: &str) -> Result<PasswordHash<'_>, String> {
     let hash = PasswordHash::new(text).map_err(|err| format!("not a PHC hash string ({err})"))?;
     let algorithm = hash.algorithm.as_str();
@@ -896,6 +900,14 @@ fn checked_pin_hash(text: &str) -> Result<PasswordHash<'_>, String> {
         return Err(format!(
             "asks for {} KiB of memory, at most {MAX_PIN_HASH_MEMORY_KIB} allowed",
             params.m_cost()
+        ));
+    }
+    if params.t_cost() > MAX_PIN_HASH_ITERATIONS || params.p_cost() > MAX_PIN_HASH_LANES {
+        return Err(format!(
+            "asks for {} iterations and {} lanes, at most {MAX_PIN_HASH_ITERATIONS} and \
+             {MAX_PIN_HASH_LANES} allowed",
+            params.t_cost(),
+            params.p_cost()
         ));
     }
     if hash.salt.is_none() || hash.hash.is_none() {

@@ -72,7 +72,7 @@ pub fn load_or_create_signing_key(data_dir: &Path) -> Result<SigningKey, KeyFile
         source,
     };
     std::fs::create_dir_all(data_dir).map_err(write_err)?;
-    let tmp = data_dir.join(format!("{SIGNING_KEY_FILE}.tmp"));
+    let tmp = data_dir.join(format!("{SIGNING_KEY_FILE}.{}.tmp", std::process::id()));
     {
         let mut opts = std::fs::OpenOptions::new();
         opts.write(true).create(true).truncate(true);
@@ -85,7 +85,20 @@ pub fn load_or_create_signing_key(data_dir: &Path) -> Result<SigningKey, KeyFile
         writeln!(f, "{}", encode_seed(&key)).map_err(write_err)?;
         f.sync_all().map_err(write_err)?;
     }
-    std::fs::rename(&tmp, &path).map_err(write_err)?;
+    // Linking (unlike renaming) never replaces a key another process created meanwhile:
+    // the first key stays, and every process uses it.
+    let linked = std::fs::hard_link(&tmp, &path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return load_signing_key(data_dir)?.ok_or_else(|| KeyFileError::Invalid {
+                path,
+                reason: "the key file vanished while it was being created".into(),
+            });
+        }
+        Err(e) => return Err(write_err(e)),
+    }
     if let Ok(dir) = std::fs::File::open(data_dir) {
         // Make the rename itself durable; failure here only weakens crash safety.
         let _ = dir.sync_all();

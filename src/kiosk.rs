@@ -9,7 +9,7 @@ use ed25519_dalek::VerifyingKey;
 
 use crate::config::Config;
 use crate::domain::checkout::AutoCheckoutPolicy;
-use crate::domain::invite::{classify, verify, Rejection, Scanned};
+use crate::domain::invite::{classify, decode, verify, Rejection, Scanned};
 use crate::domain::visit::{VisitEvent, VisitState};
 use crate::domain::walkin::{validate, FieldError, WalkInForm, WalkInRules};
 use crate::domain::Timestamp;
@@ -111,6 +111,21 @@ impl Kiosk {
                     skew,
                     at,
                 )?),
+                // Signature and site are good but the token's own window says no: a meeting
+                // moved after the invitation went out is judged by the invite as stored.
+                Err(r @ (Rejection::NotYetValid { .. } | Rejection::Expired { .. })) => {
+                    match decode(&token) {
+                        Ok((claims, _, _)) if self.store.invite(claims.invite_id)?.is_some() => {
+                            ScanOutcome::Invite(self.store.present_invite(
+                                Presented::Token(&claims),
+                                &site,
+                                skew,
+                                at,
+                            )?)
+                        }
+                        _ => ScanOutcome::Rejected(r),
+                    }
+                }
                 Err(r) => ScanOutcome::Rejected(r),
             },
             Scanned::ShortCode(code) => ScanOutcome::Invite(self.store.present_invite(
@@ -185,5 +200,66 @@ pub fn policy(config: &Config) -> AutoCheckoutPolicy {
         at_local: config.auto_checkout_time(),
         after_expected_end: (minutes > 0).then(|| Duration::minutes(i64::from(minutes))),
         tz: config.timezone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::admit::InviteStatus;
+    use crate::domain::invite::{
+        encode_public_key, mint, signing_key_from_seed, InviteClaims, SiteTag,
+    };
+    use crate::store::{InviteRecord, InviteSource};
+
+    fn utc(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_meeting_moved_later_admits_the_old_token_by_the_stored_invite() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = signing_key_from_seed([3; 32]);
+        let mut config = Config::embedded().unwrap();
+        config.invites.trusted_keys = vec![encode_public_key(&key.verifying_key())];
+        let mut kiosk = Kiosk::open(config, dir.path()).unwrap();
+        let claims = InviteClaims {
+            invite_id: uuid::Uuid::now_v7(),
+            site: SiteTag::of("hq"),
+            valid_from: utc("2026-11-24T08:00:00Z"),
+            valid_until: utc("2026-11-24T18:00:00Z"),
+        };
+        let token = mint(&claims, &key).unwrap();
+        let at = utc("2026-11-25T09:00:00Z");
+        // Unknown to the kiosk: the token's own (past) window decides.
+        assert!(matches!(
+            kiosk.scan(&token, at).unwrap(),
+            ScanOutcome::Rejected(Rejection::Expired { .. })
+        ));
+        // The hub moved the meeting to today: the stored invite decides.
+        let record = InviteRecord {
+            id: claims.invite_id,
+            short_code: None,
+            site_id: "hq".into(),
+            visitor_name: Some("Moved Meeting".into()),
+            visitor_company: None,
+            visitor_email: None,
+            visitor_phone: None,
+            host_id: None,
+            purpose: None,
+            party_size: 1,
+            vip: false,
+            valid_from: utc("2026-11-25T08:00:00Z"),
+            valid_until: utc("2026-11-25T18:00:00Z"),
+            expected_end: None,
+            status: InviteStatus::Active,
+            cancelled_at: None,
+            source: InviteSource::Hub,
+        };
+        kiosk.store.upsert_invite(&record, at).unwrap();
+        assert!(matches!(
+            kiosk.scan(&token, at).unwrap(),
+            ScanOutcome::Invite(CheckInOutcome::CheckedIn(_))
+        ));
     }
 }

@@ -102,8 +102,8 @@ enum Command {
     Export(ExportArgs),
     /// Erase visitor personal data older than the retention period.
     Purge {
-        /// Days to keep (default: storage.retention_days).
-        #[arg(long)]
+        /// Days to keep, 0 to 3650 (default: storage.retention_days).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(0..=3650))]
         days: Option<u32>,
     },
 }
@@ -142,8 +142,8 @@ struct NewInvite {
     /// Length of validity in hours (default: badge.validity_hours).
     #[arg(long)]
     hours: Option<u32>,
-    /// Expected length of the meeting in minutes (for the automatic check-out).
-    #[arg(long)]
+    /// Expected length of the meeting in minutes, 1 to 1440 (for the automatic check-out).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1440))]
     meeting_minutes: Option<u32>,
     /// Where to write the QR code PNG (default: invite-<SHORTCODE>.png in the current directory).
     #[arg(long, value_name = "PNG")]
@@ -613,9 +613,14 @@ fn parse_moment(text: &str, tz: chrono_tz::Tz, now: Timestamp) -> Result<Timesta
     )))
 }
 
+/// A site-local wall-clock time as UTC; a time skipped by a daylight-saving change (some
+/// zones skip midnight) means the first moment after the gap.
 fn local(naive: NaiveDateTime, tz: chrono_tz::Tz) -> Result<Timestamp, Failure> {
-    tz.from_local_datetime(&naive)
-        .earliest()
+    (0..=180)
+        .find_map(|m| {
+            tz.from_local_datetime(&(naive + Duration::minutes(m)))
+                .earliest()
+        })
         .map(|t| t.with_timezone(&Utc))
         .ok_or_else(|| Failure::Usage(format!("{naive} does not exist in {tz}")))
 }
@@ -723,6 +728,11 @@ fn invite_new(config: Config, dir: &Path, a: NewInvite, now: Timestamp) -> Resul
         cancelled_at: None,
         source: InviteSource::Local,
     };
+    // The QR code is written first: an invite nobody can receive is not stored.
+    let png = qr::qr_png(&token, 8, 4).context("cannot render the QR code")?;
+    let path =
+        a.qr.unwrap_or_else(|| PathBuf::from(format!("invite-{}.png", short_code.as_str())));
+    std::fs::write(&path, png).with_context(|| format!("cannot write {}", path.display()))?;
     kiosk.store.upsert_invite(&record, now)?;
     kiosk.store.audit(
         "it",
@@ -730,10 +740,6 @@ fn invite_new(config: Config, dir: &Path, a: NewInvite, now: Timestamp) -> Resul
         &format!("invite {}", claims.invite_id),
         now,
     )?;
-    let png = qr::qr_png(&token, 8, 4).context("cannot render the QR code")?;
-    let path =
-        a.qr.unwrap_or_else(|| PathBuf::from(format!("invite-{}.png", short_code.as_str())));
-    std::fs::write(&path, png).with_context(|| format!("cannot write {}", path.display()))?;
     let show = |t: Timestamp| t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string();
     println!("invite:      {}", claims.invite_id);
     println!("visitor:     {name}");
@@ -779,6 +785,7 @@ fn invite_cancel(config: Config, dir: &Path, text: &str, now: Timestamp) -> Resu
 fn scan(config: Config, dir: &Path, code: &str, now: Timestamp) -> Result<(), Failure> {
     let tz = config.timezone();
     let mut kiosk = open_kiosk(config, dir)?;
+    kiosk.housekeeping(now)?;
     let show = |t: Option<Timestamp>| {
         t.map(|t| t.with_timezone(&tz).format("%H:%M").to_string())
             .unwrap_or_default()
@@ -837,8 +844,11 @@ fn roster(
     let tz = config.timezone();
     let site = config.site.name.clone();
     let mut kiosk = open_kiosk(config.clone(), dir)?;
-    // Visitors whose automatic check-out time has passed are not on site.
-    kiosk.housekeeping(now)?;
+    // Visitors whose automatic check-out time has passed are not on site. If the store is
+    // busy the roster still shows, as it stands.
+    if let Err(e) = kiosk.housekeeping(now) {
+        eprintln!("warning: automatic check-outs not applied: {e}");
+    }
     let entries = kiosk.store.roster()?;
     // The list comes first: during an evacuation it must appear whatever the printer does.
     write_roster(&site, &entries, json, now, tz)?;
@@ -914,6 +924,7 @@ fn export(config: Config, dir: &Path, a: ExportArgs, now: Timestamp) -> Result<(
         return Err(Failure::Usage("--to is before --from".into()));
     }
     let mut kiosk = open_kiosk(config, dir)?;
+    kiosk.housekeeping(now)?;
     let rows = kiosk.store.export(from, to)?;
     kiosk.store.audit(
         "it",
@@ -953,17 +964,43 @@ fn export(config: Config, dir: &Path, a: ExportArgs, now: Timestamp) -> Result<(
     Ok(())
 }
 
+/// Deletes preview badge pictures older than the retention period; returns how many.
+fn purge_previews(dir: &Path, now: Timestamp, days: u32) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let max_age = std::time::Duration::from_secs(u64::from(days) * 86_400);
+    let now: std::time::SystemTime = now.into();
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "png"))
+        .filter(|e| {
+            e.metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|m| now.duration_since(m).ok())
+                .is_some_and(|age| age > max_age)
+        })
+        .filter(|e| std::fs::remove_file(e.path()).is_ok())
+        .count()
+}
+
 fn purge(config: Config, dir: &Path, days: Option<u32>, now: Timestamp) -> Result<(), Failure> {
     let days = days.unwrap_or(config.storage.retention_days);
+    let keep_undelivered = !config.hub.standalone();
     let mut kiosk = open_kiosk(config, dir)?;
+    // Forgotten visitors are checked out first, so their data ages like everybody's.
+    kiosk.housekeeping(now)?;
     if days == 0 {
         println!("retention is 0 days (keep forever): nothing purged");
         return Ok(());
     }
-    let r = kiosk.store.purge(days, now, "it")?;
+    let r = kiosk.store.purge(days, keep_undelivered, now, "it")?;
+    let previews = purge_previews(&dir.join("preview"), now, days);
     println!(
         "purged personal data older than {days} days: {} visits anonymised, {} visitor profiles \
-         deleted, {} invites anonymised, {} print jobs and {} delivered sync records deleted",
+         deleted, {} invites anonymised, {} print jobs, {} sync records and {previews} badge \
+         previews deleted",
         r.visits_anonymised,
         r.visitors_deleted,
         r.invites_anonymised,

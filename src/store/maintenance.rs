@@ -177,16 +177,23 @@ impl Store {
     /// Erases visitor personal data older than `retention_days` (0 keeps it forever).
     /// Visit rows stay, without names, so counts and durations remain for reports. Outbox
     /// rows the hub has not acknowledged are kept until delivered.
+    ///
+    /// With `keep_undelivered` (a hub is configured) events the hub has not acknowledged are
+    /// kept until delivered; a standalone kiosk has no hub, so its old events go too.
     pub fn purge(
         &mut self,
         retention_days: u32,
+        keep_undelivered: bool,
         now: Timestamp,
         actor: &str,
     ) -> Result<PurgeReport> {
         if retention_days == 0 {
             return Ok(PurgeReport::default());
         }
-        let cutoff = ts(now - Duration::days(i64::from(retention_days)));
+        let Some(cutoff) = now.checked_sub_signed(Duration::days(i64::from(retention_days))) else {
+            return Ok(PurgeReport::default());
+        };
+        let cutoff = ts(cutoff);
         let tx = self.write()?;
         // A visit is old once it ended (or, for invites never used, once the window closed)
         // before the cutoff. Visitors still on site are never purged.
@@ -218,8 +225,8 @@ impl Store {
         let print_jobs_deleted =
             tx.execute("DELETE FROM print_jobs WHERE created_at < ?1", [&cutoff])?;
         let outbox_deleted = tx.execute(
-            "DELETE FROM outbox WHERE sent_at IS NOT NULL AND created_at < ?1",
-            [&cutoff],
+            "DELETE FROM outbox WHERE created_at < ?1 AND (sent_at IS NOT NULL OR ?2 = 0)",
+            (&cutoff, keep_undelivered),
         )?;
         let report = PurgeReport {
             visits_anonymised,

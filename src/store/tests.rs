@@ -594,7 +594,9 @@ fn purge_erases_old_personal_data_and_keeps_visitors_on_site() {
     old_invite.valid_until = utc("2026-09-01T18:00:00Z");
     store.upsert_invite(&old_invite, old).unwrap();
 
-    let report = store.purge(30, utc("2026-11-25T00:00:00Z"), "it").unwrap();
+    let report = store
+        .purge(30, true, utc("2026-11-25T00:00:00Z"), "it")
+        .unwrap();
     assert_eq!(report.visitors_deleted, 1);
     assert_eq!(report.invites_anonymised, 1);
     assert_eq!(report.visits_anonymised, 2, "{report:?}");
@@ -611,7 +613,9 @@ fn purge_erases_old_personal_data_and_keeps_visitors_on_site() {
     assert_eq!(i.visitor_email, None);
     // 0 means keep forever.
     assert_eq!(
-        store.purge(0, utc("2030-01-01T00:00:00Z"), "it").unwrap(),
+        store
+            .purge(0, true, utc("2030-01-01T00:00:00Z"), "it")
+            .unwrap(),
         PurgeReport::default()
     );
 }

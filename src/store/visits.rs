@@ -1108,6 +1108,23 @@ fn upsert_invite_in(
                         ts(now),
                     ],
                 )?;
+            } else {
+                // Admitted on a token before the invite itself arrived: take the names now.
+                tx.execute(
+                    "UPDATE visits SET visitor_name = COALESCE(visitor_name, ?2),
+                         visitor_company = COALESCE(visitor_company, ?3),
+                         host_id = COALESCE(host_id, ?4), host_name = COALESCE(host_name, ?5),
+                         purpose = COALESCE(purpose, ?6), updated_at = ?7 WHERE id = ?1",
+                    params![
+                        v.id.to_string(),
+                        invite.visitor_name,
+                        invite.visitor_company,
+                        host.as_ref().map(|h| h.id.clone()),
+                        host.as_ref().map(|h| h.name.clone()),
+                        invite.purpose,
+                        ts(now),
+                    ],
+                )?;
             }
             v
         }
@@ -1132,8 +1149,10 @@ fn upsert_invite_in(
                 apply_event(tx, &visit, VisitEvent::Cancelled, at, false, json!({}))?;
                 Ok(InviteUpsert::Cancelled)
             }
-            VisitState::Cancelled => Ok(InviteUpsert::Updated),
-            _ => {
+            VisitState::Cancelled | VisitState::NoShow | VisitState::CheckedOut => {
+                Ok(InviteUpsert::Updated)
+            }
+            VisitState::CheckedIn => {
                 tx.execute(
                     "UPDATE visits SET cancelled_on_site = 1 WHERE id = ?1",
                     [visit.id.to_string()],
