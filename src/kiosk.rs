@@ -135,10 +135,20 @@ impl Kiosk {
                 at,
             )?),
             Scanned::Checkout(code) => match self.store.visit_by_checkout_code(&code)? {
-                Some(v) if v.state == VisitState::CheckedIn => ScanOutcome::CheckedOut(
-                    self.store
-                        .record(v.id, VisitEvent::CheckedOut { automatic: false }, at)?,
-                ),
+                Some(v) if v.state == VisitState::CheckedIn => {
+                    match self
+                        .store
+                        .record(v.id, VisitEvent::CheckedOut { automatic: false }, at)
+                    {
+                        Ok(out) => ScanOutcome::CheckedOut(out),
+                        // Closed meanwhile (staff, the automatic rule): not on site any more.
+                        Err(StoreError::Illegal(_)) => match self.store.visit(v.id)? {
+                            Some(now) => ScanOutcome::NotOnSite(now),
+                            None => ScanOutcome::Rejected(Rejection::UnknownShortCode),
+                        },
+                        Err(e) => return Err(e),
+                    }
+                }
                 Some(v) => ScanOutcome::NotOnSite(v),
                 None => ScanOutcome::Rejected(Rejection::UnknownShortCode),
             },
