@@ -866,7 +866,23 @@ impl Printer {
         if !self.settle.is_zero() {
             std::thread::sleep(self.settle);
         }
-        let after = self.status()?;
+        // The whole job was taken. A printer busy printing a long raster badge may be slow to
+        // answer: ask again after a while, and if it still says nothing, count the badge as
+        // printed (failing it would make a reprint print it twice).
+        let after = match self.status() {
+            Ok(s) => s,
+            Err(PrintError::Timeout(_)) | Err(PrintError::BadAnswer(_)) => {
+                std::thread::sleep(self.settle.max(Duration::from_millis(500)));
+                match self.status() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "no status after a job that was sent whole");
+                        None
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        };
         if let Some(problem) = after.and_then(|s| s.problem()) {
             return Err(PrintError::Status(problem));
         }
