@@ -14,7 +14,6 @@ use chrono::Utc;
 use image::GrayImage;
 
 use lobby_kiosk::config::Config;
-use lobby_kiosk::domain::admit::InviteStatus;
 use lobby_kiosk::domain::invite::{
     encode_public_key, mint, signing_key_from_seed, InviteClaims, SiteTag,
 };
@@ -93,23 +92,9 @@ fn main() {
         };
         let token = mint(&claims, &key).expect("mint");
         let record = InviteRecord {
-            id: claims.invite_id,
             short_code: Some(ShortCode::from_entropy([t as u8, 1, 2, 3, 4])),
-            site_id: site.clone(),
             visitor_name: Some(format!("Visitor {t}")),
-            visitor_company: None,
-            visitor_email: None,
-            visitor_phone: None,
-            host_id: None,
-            purpose: None,
-            party_size: 1,
-            vip: false,
-            valid_from: claims.valid_from,
-            valid_until: claims.valid_until,
-            expected_end: None,
-            status: InviteStatus::Active,
-            cancelled_at: None,
-            source: InviteSource::Hub,
+            ..InviteRecord::from_claims(&claims, &site, InviteSource::Hub)
         };
         kiosk.store.upsert_invite(&record, now).expect("invite");
         let frames = invite_frames(&token, t as u64);

@@ -216,7 +216,6 @@ pub fn policy(config: &Config) -> AutoCheckoutPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::admit::InviteStatus;
     use crate::domain::invite::{
         encode_public_key, mint, signing_key_from_seed, InviteClaims, SiteTag,
     };
@@ -248,23 +247,10 @@ mod tests {
         ));
         // The hub moved the meeting to today: the stored invite decides.
         let record = InviteRecord {
-            id: claims.invite_id,
-            short_code: None,
-            site_id: "hq".into(),
             visitor_name: Some("Moved Meeting".into()),
-            visitor_company: None,
-            visitor_email: None,
-            visitor_phone: None,
-            host_id: None,
-            purpose: None,
-            party_size: 1,
-            vip: false,
             valid_from: utc("2026-11-25T08:00:00Z"),
             valid_until: utc("2026-11-25T18:00:00Z"),
-            expected_end: None,
-            status: InviteStatus::Active,
-            cancelled_at: None,
-            source: InviteSource::Hub,
+            ..InviteRecord::from_claims(&claims, "hq", InviteSource::Hub)
         };
         kiosk.store.upsert_invite(&record, at).unwrap();
         assert!(matches!(

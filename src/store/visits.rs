@@ -76,6 +76,32 @@ pub struct InviteRecord {
     pub source: InviteSource,
 }
 
+impl InviteRecord {
+    /// An active invite carrying only what a token says: id, site and window. Visitor
+    /// details are filled in by whoever knows them.
+    pub fn from_claims(claims: &InviteClaims, site_id: &str, source: InviteSource) -> Self {
+        InviteRecord {
+            id: claims.invite_id,
+            short_code: None,
+            site_id: site_id.to_string(),
+            visitor_name: None,
+            visitor_company: None,
+            visitor_email: None,
+            visitor_phone: None,
+            host_id: None,
+            purpose: None,
+            party_size: 1,
+            vip: false,
+            valid_from: claims.valid_from,
+            valid_until: claims.valid_until,
+            expected_end: None,
+            status: InviteStatus::Active,
+            cancelled_at: None,
+            source,
+        }
+    }
+}
+
 /// What storing an invite changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InviteUpsert {
@@ -683,25 +709,7 @@ impl Store {
                     Some(i) => i,
                     None => {
                         // Signed by the hub but not synced yet: admit on the token's word.
-                        let stub = InviteRecord {
-                            id: claims.invite_id,
-                            short_code: None,
-                            site_id: site_id.to_string(),
-                            visitor_name: None,
-                            visitor_company: None,
-                            visitor_email: None,
-                            visitor_phone: None,
-                            host_id: None,
-                            purpose: None,
-                            party_size: 1,
-                            vip: false,
-                            valid_from: claims.valid_from,
-                            valid_until: claims.valid_until,
-                            expected_end: None,
-                            status: InviteStatus::Active,
-                            cancelled_at: None,
-                            source: InviteSource::Token,
-                        };
+                        let stub = InviteRecord::from_claims(claims, site_id, InviteSource::Token);
                         upsert_invite_in(&tx, &stub, at)?;
                         stub
                     }
